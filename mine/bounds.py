@@ -47,6 +47,15 @@ class LossParams:
     tau: float = 5.0
     generator: torch.Generator | None = field(default=None, compare=False)
 
+    def __post_init__(self) -> None:
+        if not 0.0 < self.alpha <= 1.0:
+            raise ValueError(f"alpha must lie in (0, 1], got {self.alpha!r}")
+        for name, low in (("lam", 0.0), ("sigma", 0.0)):
+            if not getattr(self, name) >= low:
+                raise ValueError(f"{name} must be >= {low:g}, got {getattr(self, name)!r}")
+        if not self.tau > 0.0:
+            raise ValueError(f"tau must be > 0, got {self.tau!r}")
+
 
 class LossOutput(NamedTuple):
     loss: Tensor
@@ -84,7 +93,8 @@ def ema(t_joint: Tensor, t_marg: Tensor, state: State, hp: LossParams) -> LossOu
     if previous is None:
         log_ma = log_mean.detach()
     else:
-        log_ma = torch.logaddexp(previous + math.log1p(-hp.alpha), log_mean.detach() + math.log(hp.alpha))
+        keep = math.log1p(-hp.alpha) if hp.alpha < 1.0 else -math.inf  # alpha = 1: the newest batch only
+        log_ma = torch.logaddexp(previous + keep, log_mean.detach() + math.log(hp.alpha))
     loss = -(t_joint.mean(-1) - torch.exp(log_mean - log_ma))
     return LossOutput(loss, t_joint.mean(-1) - log_ma, {**state, "log_ma": log_ma})
 
@@ -178,7 +188,7 @@ LOSSES: dict[str, LossSpec] = {
     "softplus": LossSpec(
         softplus, "pairs", True, True,
         r"-\left(\mathbb{E}_P[T] - \mathrm{softplus}(\mathbb{E}_Q[e^T])\right)",
-        "softplus(u) > log u, so a valid but loose bound: reaching I needs T = T* + c with c growing without end.",
+        "softplus(u) > log u, so a valid but loose bound: at least 1 + W(1/e) = 1.2785 nats below I for every critic.",
     ),
     "clipped": LossSpec(
         dv, "pairs", True, True,

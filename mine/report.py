@@ -75,12 +75,14 @@ class Report:
     def figure(self, key: str, fig) -> None:
         """Glue a matplotlib figure, save it as figures/<key>.png and close it."""
         import matplotlib.pyplot as plt
+        from IPython.display import Image
         from myst_nb import glue
 
         path = self.directory / "figures" / f"{key}.png"
         path.parent.mkdir(parents=True, exist_ok=True)
         fig.savefig(path, dpi=110, bbox_inches="tight")
-        glue(key, fig, display=False)
+        # glue the PNG itself: under the Agg backend (mine.plots) a Figure has no image repr
+        glue(key, Image(filename=str(path)), display=False)
         plt.close(fig)
 
     def timing(self, key: str, seconds: float) -> float:
