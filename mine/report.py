@@ -44,6 +44,9 @@ def write_json_atomic(path: str | os.PathLike, data: Any) -> None:
     with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False, suffix=".tmp") as f:
         json.dump(to_jsonable(data), f, indent=2, sort_keys=True, allow_nan=False)
         f.write("\n")
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(f.name, 0o666 & ~umask)  # NamedTemporaryFile creates 0600; give the file the usual mode
     os.replace(f.name, path)
 
 
@@ -94,9 +97,8 @@ class Report:
         self.timings[key] = seconds
         return seconds
 
-    def save(self) -> Path:
+    def save(self) -> None:
         """Write results.json (and timings.json when any) into the report's directory."""
         write_json_atomic(self.directory / "results.json", self.results)
         if self.timings:
             write_json_atomic(self.directory / "timings.json", self.timings)
-        return self.directory / "results.json"
