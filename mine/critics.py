@@ -42,8 +42,9 @@ class EnsembleLinear(nn.Module):
             torch.stack([torch.empty(1, out_features).uniform_(-bound, bound, generator=g) for g in generators])
         )
 
-    def forward(self, x: Tensor) -> Tensor:
-        return torch.baddbmm(self.bias, x, self.weight)
+    def forward(self, x: Tensor, members: slice = slice(None)) -> Tensor:
+        """x: (K', n, in) for the K' members selected by the slice `members` (a view)."""
+        return torch.baddbmm(self.bias[members], x, self.weight[members])
 
 
 class EnsembleMLP(nn.Module):
@@ -56,7 +57,9 @@ class EnsembleMLP(nn.Module):
         out_features: output width (1 for a critic).
         negative_slope: LeakyReLU slope.
 
-    Shapes: input (K, n, in_features) -> output (K, n, out_features).
+    Shapes: input (K, n, in_features) -> output (K, n, out_features); with `members`, a
+    slice of the ensemble, input (K', n, in_features) -> (K', n, out_features) for those
+    K' members only (weights are sliced as views, gradients reach only them).
     """
 
     def __init__(
@@ -74,11 +77,11 @@ class EnsembleMLP(nn.Module):
         self.negative_slope = negative_slope
         self.members = len(seeds)
 
-    def forward(self, x: Tensor) -> Tensor:
+    def forward(self, x: Tensor, members: slice = slice(None)) -> Tensor:
         *hidden_layers, last = self.layers
         for layer in hidden_layers:
-            x = nn.functional.leaky_relu(layer(x), self.negative_slope)
-        return last(x)
+            x = nn.functional.leaky_relu(layer(x, members), self.negative_slope)
+        return last(x, members)
 
 
 def member_grad_norms(parameters: Sequence[nn.Parameter]) -> Tensor:
@@ -87,21 +90,28 @@ def member_grad_norms(parameters: Sequence[nn.Parameter]) -> Tensor:
     return torch.stack(squares).sum(0).sqrt()
 
 
-def clip_member_grads_(parameters: Sequence[nn.Parameter], max_norm: Tensor) -> Tensor:
+def clip_member_grads_(parameters: Sequence[nn.Parameter], max_norm: Tensor, alive: Tensor | None = None) -> Tensor:
     """Scale each member's gradient so its norm is at most max_norm[k] (inf: no clip).
 
     The batched equivalent of `torch.nn.utils.clip_grad_norm_` called once per member.
 
     Args:
         max_norm: shape (K,).
+        alive: optional bool mask (K,); members not alive, or whose gradient norm is not
+            finite, get an exactly zero gradient (NaN-safe, unlike multiplying by 0).
     Returns:
         the per-member norms before clipping, shape (K,).
     """
     norms = member_grad_norms(parameters)
     scale = (max_norm / (norms + 1e-6)).clamp(max=1.0)
+    drop = None if alive is None else ~(alive & torch.isfinite(norms))
+    drop = drop if drop is not None and bool(drop.any()) else None
     for p in parameters:
         if p.grad is not None:
-            p.grad.mul_(scale.view(-1, *([1] * (p.grad.dim() - 1))))
+            shape = (-1, *([1] * (p.grad.dim() - 1)))
+            p.grad.mul_(scale.view(shape))
+            if drop is not None:
+                p.grad.masked_fill_(drop.view(shape), 0.0)
     return norms
 
 
