@@ -144,7 +144,8 @@ class GANHistory:
 
     Attributes:
         config: the settings.
-        betas, seeds: (K,) each member's beta and seed.
+        betas, seeds: (K,) each member's beta and seed: the config's members in its order, or
+            the sub-ensemble that was trained (see `merge`).
         metrics: name -> (K, E) array over epochs 1..E: quality, coverage, swd, energy (distances
             to the test set), mi_heldout (DV value of T on the held-out evaluation sample),
             mi_train (mean over the epoch of the MINE loss's own reported estimate). NaN from a
@@ -174,7 +175,30 @@ class GANHistory:
 
     def member(self, beta: float, seed: int) -> int:
         """Index of the member (beta, seed)."""
-        return self.config.members.index((float(beta), seed))
+        (index,) = np.flatnonzero((self.betas == float(beta)) & (self.seeds == seed))
+        return int(index)
+
+    @classmethod
+    def merge(cls, parts: list[GANHistory]) -> GANHistory:
+        """One history of every member of the parts' common config, in its member order, from
+        histories of disjoint sub-ensembles (`train_gan(..., members=...)`) that cover it."""
+        config = parts[0].config
+        if any(p.config != config or p.floor != parts[0].floor for p in parts):
+            raise ValueError("parts must share their config and floor")
+        found = [(float(b), int(s)) for p in parts for b, s in zip(p.betas, p.seeds)]
+        if sorted(found) != sorted(config.members):
+            raise ValueError(f"parts must hold every member of the config once, got {found}")
+        order = [found.index(m) for m in config.members]
+        cat = lambda arrays: np.concatenate(arrays)[order]  # noqa: E731
+        return cls(
+            config,
+            cat([p.betas for p in parts]),
+            cat([p.seeds for p in parts]),
+            {name: cat([p.metrics[name] for p in parts]) for name in parts[0].metrics},
+            parts[0].floor,
+            cat([p.samples for p in parts]),
+            cat([p.diverged_epoch for p in parts]),
+        )
 
 
 def _pair_scores(net: EnsembleMLP, x: Tensor, code: Tensor, code_marg: Tensor) -> tuple[Tensor, Tensor]:
@@ -216,6 +240,8 @@ def train_gan(
     device: str | torch.device = "cpu",
     threads: int | None = 1,
     floor_resamples: int = 20,
+    members: list[tuple[float, int]] | None = None,
+    floor: dict[str, float] | None = None,
     progress: bool = False,
 ) -> GANHistory:
     """Train every (beta, seed) member of `config` as one batched MI-regularized WGAN-GP.
@@ -227,6 +253,10 @@ def train_gan(
         threads: torch intra-op threads while training (1 is fastest for these small networks
             on 2 shared cores, see the benchmark); None leaves torch's setting.
         floor_resamples: resamples of the real-vs-real distance floor.
+        members: train only these (beta, seed) members of `config`, in this order (None: all).
+            A member's run does not depend on which others share its ensemble, so sub-ensembles
+            trained apart and joined with `GANHistory.merge` equal the whole ensemble.
+        floor: the floors from `real_floor` when already computed (None: computed here).
         progress: show a tqdm bar over epochs.
     """
     if train.ndim != 2 or test.ndim != 2 or train.shape[1] != 2 or test.shape[1] != 2:
@@ -237,18 +267,30 @@ def train_gan(
         raise ValueError(f"threads must be an integer >= 1, got {threads!r}")
     if len(train) < config.batch_size:
         raise ValueError(f"batch_size must be <= the number of training points ({len(train)}), got {config.batch_size}")
+    members = config.members if members is None else [(float(b), int(s)) for b, s in members]
+    if not members or len(set(members)) < len(members) or not set(members) <= set(config.members):
+        raise ValueError(f"members must be distinct (beta, seed) pairs of the config, got {members}")
     with torch_threads(threads):
-        return _Trainer(shape, train, test, config, resolve_device(device), floor_resamples).run(progress)
+        trainer = _Trainer(shape, train, test, config, resolve_device(device), floor_resamples, members, floor)
+        return trainer.run(progress)
+
+
+def real_floor(shape, test: Tensor, config: GANConfig, resamples: int) -> dict[str, float]:
+    """The real-vs-real floor of each distance (`mine.metrics.distance_floor`) for samples of
+    `config.eval_samples` points against `test`, from the "floor" stream of seed 0."""
+    return metrics.distance_floor(shape, test.float(), config.eval_samples, resamples=resamples, seed=derive_seed(0, "floor"))
 
 
 class _Trainer:
     """One batched training run; `run` returns the history."""
 
-    def __init__(self, shape, train: Tensor, test: Tensor, config: GANConfig, device: torch.device, floor_resamples: int):
+    def __init__(self, shape, train: Tensor, test: Tensor, config: GANConfig, device: torch.device, floor_resamples: int,
+                 members: list[tuple[float, int]] | None = None, floor: dict[str, float] | None = None):
         self.shape, self.config, self.device = shape, config, device
         self.train, self.test = train.float().to(device), test.float()
-        betas, member_seeds = zip(*config.members)
-        seeds = list(config.seeds)
+        self.members = config.members if members is None else members
+        betas, member_seeds = zip(*self.members)
+        seeds = sorted(set(member_seeds))
         self.beta = torch.tensor(betas, device=device)
         self.k = len(betas)
         init = lambda stream: [derive_seed(s, stream) for s in member_seeds]
@@ -276,7 +318,7 @@ class _Trainer:
         self.eval_code = evaluate(lambda g: self._code(n, g)).to(device)
         self.eval_code_marg = evaluate(lambda g: self._code(n, g)).to(device)
         self.directions = metrics.projections()
-        self.floor = metrics.distance_floor(shape, self.test, n, resamples=floor_resamples, seed=derive_seed(0, "floor"))
+        self.floor = real_floor(shape, test, config, floor_resamples) if floor is None else floor
 
     def _code(self, n: int, generator: torch.Generator) -> Tensor:
         return CODES[self.config.code_kind].sample(n, self.config.code_size, generator)
@@ -379,5 +421,5 @@ class _Trainer:
             for name in names:
                 history[name][finite, epoch] = values[name].double().numpy()[finite]
             snapshots[finite, epoch] = samples[finite, : snapshots.shape[2]].numpy()
-        betas, seeds = zip(*cfg.members)
+        betas, seeds = zip(*self.members)
         return GANHistory(cfg, np.array(betas), np.array(seeds), history, self.floor, snapshots, diverged)

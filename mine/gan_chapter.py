@@ -1,7 +1,8 @@
 """What the circle and cross chapters share: data, the training runs, and their summary tables.
 
 Both chapters call the same three functions with their own parameters: `make_data`,
-`train_runs` (one batched ensemble per run length, e.g. the cross's 10- and 100-epoch runs)
+`train_runs` (one batched ensemble per run length, e.g. the cross's 10- and 100-epoch runs,
+split across processes)
 and `summarize` (epochs-to-converge table beside the paper's numbers, claim verdicts, final
 metrics per beta, divergence counts).
 """
@@ -16,9 +17,11 @@ import pandas as pd
 import torch
 
 from mine.data import SHAPES, train_test_split
-from mine.gan import GANConfig, GANHistory, train_gan
+from mine.gan import GANConfig, GANHistory, real_floor, train_gan
 from mine.gan_claims import CLAIMS, Evidence, claims_table, convergence_table, criteria_for
 from mine.metrics import Criteria
+from mine.parallel import run_tasks, split
+from mine.train import torch_threads
 
 PAPER_EPOCHS = {
     "circle": {0.0: "8", 0.001: "2", 0.01: "2", 0.1: "2", 1.0: "2"},
@@ -44,10 +47,12 @@ def make_data(dataset: str, n_samples: int, test_fraction: float, noise: float, 
 
 @dataclass
 class Runs:
-    """The trained ensembles by run name (the number of epochs, as text) and their wall times."""
+    """The trained ensembles by run name (the number of epochs, as text), each run's training
+    seconds (summed over the processes that trained its parts) and the wall seconds of all."""
 
     histories: dict[str, GANHistory]
     seconds: dict[str, float]
+    wall: float
 
     @property
     def names(self) -> list[str]:
@@ -55,18 +60,44 @@ class Runs:
         return sorted(self.histories, key=int)
 
 
-def train_runs(shape, train, test, run_epochs: list[int], *, threads: int | None = 1,
+def _train_part(shape, train, test, config: GANConfig, members, threads, floor) -> tuple[GANHistory, float]:
+    """Train the sub-ensemble `members` of `config`; returns its history and seconds."""
+    started = time.perf_counter()
+    history = train_gan(shape, train, test, config, threads=threads, members=members, floor=floor)
+    return history, time.perf_counter() - started
+
+
+def train_runs(shape, train, test, run_epochs: list[int], *, threads: int | None = 1, workers: int = 1,
                floor_resamples: int = 20, **config) -> Runs:
-    """One batched ensemble (all betas x seeds of `config`) per entry of `run_epochs`."""
+    """One batched ensemble (all betas x seeds of `config`) per entry of `run_epochs`.
+
+    Each run's members are split into `workers` sub-ensembles of consecutive members (15 into
+    8 + 7), trained in `workers` processes of `threads` torch threads (`mine.parallel`), the
+    longest first, and merged back in member order. A member's run does not depend on its
+    ensemble, so the numbers equal one process's (bitwise here for parts of two or more members;
+    a part of one member takes other matrix kernels, whose rounding the training amplifies to
+    about 1e-4). The real-vs-real floors are computed once, here.
+    """
     if not run_epochs or len(set(run_epochs)) < len(run_epochs):
         raise ValueError(f"epochs must be a non-empty list of distinct run lengths, got {list(run_epochs)}")
+    if not isinstance(workers, int) or workers < 1:
+        raise ValueError(f"workers must be an integer >= 1, got {workers!r}")
     configs = {str(e): GANConfig(epochs=e, **config) for e in run_epochs}  # validates before any training
+    started = time.perf_counter()
+    with torch_threads(threads):  # as in a worker: the floor's reductions round by thread count
+        floor = real_floor(shape, test, next(iter(configs.values())), floor_resamples)  # the same for every run
+    tasks = [(name, members) for name, cfg in configs.items() for members in split(cfg.members, workers)]
+    results = run_tasks(
+        _train_part, [(shape, train, test, configs[name], members, threads, floor) for name, members in tasks], workers,
+        cost=lambda task: task[3].epochs * len(task[4]),
+    )
+    wall = time.perf_counter() - started
     histories, seconds = {}, {}
-    for name, cfg in configs.items():
-        started = time.perf_counter()
-        histories[name] = train_gan(shape, train, test, cfg, threads=threads, floor_resamples=floor_resamples)
-        seconds[name] = time.perf_counter() - started
-    return Runs(histories, seconds)
+    for name in configs:
+        parts = [result for (task_name, _), result in zip(tasks, results) if task_name == name]
+        histories[name] = GANHistory.merge([history for history, _ in parts])
+        seconds[name] = sum(sec for _, sec in parts)
+    return Runs(histories, seconds, wall)
 
 
 def final_metrics(history: GANHistory) -> pd.DataFrame:

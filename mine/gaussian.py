@@ -12,10 +12,8 @@ Donsker-Varadhan value of its critic, a yardstick common to all losses.
 from __future__ import annotations
 
 import itertools
-import multiprocessing
 import time
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -25,6 +23,7 @@ import torch
 from mine.baselines import ksg
 from mine.bounds import LOSSES, get_loss
 from mine.data import CorrelatedGaussian
+from mine.parallel import run_tasks, split
 from mine.train import History, Member, TrainConfig, train_ensemble
 
 PAPER_LOSSES = [name for name, spec in LOSSES.items() if spec.paper]
@@ -121,17 +120,13 @@ def run_grids(grids: dict[str, Grid], config: TrainConfig, workers: int = 1) -> 
         raise ValueError(f"workers must be an integer >= 1, got {workers!r}")
     tasks = []
     for name, grid in grids.items():
-        chunks = np.array_split(np.asarray(grid.rhos, dtype=float), workers if len(grid.rhos) >= workers else 1)
-        tasks += [(name, int(dim), [float(r) for r in chunk]) for dim in grid.dims for chunk in chunks]
-    tasks.sort(key=lambda t: len(grids[t[0]].losses) * len(grids[t[0]].seeds) * len(t[2]), reverse=True)
+        chunks = split([float(r) for r in grid.rhos], workers if len(grid.rhos) >= workers else 1)
+        tasks += [(name, int(dim), chunk) for dim in grid.dims for chunk in chunks]
     started = time.perf_counter()
-    if workers == 1:
-        results = [_train_part(grids[name], dim, rhos, config) for name, dim, rhos in tasks]
-    else:
-        context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-            futures = [pool.submit(_train_part, grids[name], dim, rhos, config) for name, dim, rhos in tasks]
-            results = [future.result() for future in futures]
+    results = run_tasks(
+        _train_part, [(grids[name], dim, rhos, config) for name, dim, rhos in tasks], workers,
+        cost=lambda task: len(task[0].losses) * len(task[0].seeds) * len(task[2]),
+    )
     wall = time.perf_counter() - started
     runs = {}
     for name in grids:

@@ -136,3 +136,38 @@ def test_chapter_parameters_are_validated_before_running(short, overrides, name)
         overrides = {"epochs": [10, 0]}
     with pytest.raises(ParameterError, match=name):
         effective_params(nb, overrides=overrides)
+
+
+def test_sub_ensembles_merge_into_the_whole(data, ensemble):
+    """Disjoint sub-ensembles, trained apart and merged, give the whole ensemble's history."""
+    shape, train, test = data
+    config = ensemble.config
+    parts = [train_gan(shape, train, test, config, members=members, floor=ensemble.floor)
+             for members in ([(0.5, 1), (0.0, 0)], [(0.5, 0), (0.0, 1)])]
+    merged = gan.GANHistory.merge(parts)
+    assert merged.betas.tolist() == ensemble.betas.tolist() and merged.seeds.tolist() == ensemble.seeds.tolist()
+    for name, values in ensemble.metrics.items():
+        np.testing.assert_allclose(merged.metrics[name], values, rtol=1e-4, atol=1e-5, err_msg=name)
+    with pytest.raises(ValueError, match="every member"):
+        gan.GANHistory.merge(parts[:1])
+    with pytest.raises(ValueError, match="members"):
+        train_gan(shape, train, test, config, members=[(0.3, 0)])
+
+
+@pytest.mark.slow  # two fresh interpreters import torch (and torch._dynamo, on Adam's first use): about 3 s each
+def test_training_in_two_processes_equals_one(data, ensemble):
+    """`train_runs` in two worker processes (the 4 members split 2 + 2) returns the history of
+    the whole ensemble trained in this process (bitwise here; the tolerance allows for other
+    CPUs' vector widths, far below what a misplaced member would change)."""
+    from mine.gan_chapter import train_runs
+
+    shape, train, test = data
+    settings = {k: v for k, v in TINY.items() if k != "epochs"}
+    runs = train_runs(shape, train, test, [TINY["epochs"]], workers=2, floor_resamples=3,
+                      betas=ensemble.config.betas, seeds=ensemble.config.seeds, **settings)
+    two = runs.histories[str(TINY["epochs"])]
+    assert two.config == ensemble.config and two.floor == ensemble.floor and runs.wall > 0
+    assert two.betas.tolist() == ensemble.betas.tolist() and two.seeds.tolist() == ensemble.seeds.tolist()
+    for name, values in ensemble.metrics.items():
+        np.testing.assert_allclose(two.metrics[name], values, rtol=1e-6, atol=1e-7, err_msg=name)
+    np.testing.assert_allclose(two.samples, ensemble.samples, rtol=1e-6, atol=1e-7)
