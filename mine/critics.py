@@ -12,10 +12,19 @@ The statistics network of the paper (Section III.A): an MLP with three hidden la
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 from torch import Tensor, nn
+
+
+# Hidden-layer activations, f(x, negative_slope); only LeakyReLU reads the slope. "silu"
+# (x * sigmoid(x), smooth) lets few units represent the smooth, e.g. quadratic, log density
+# ratios a critic must learn (used by `mine.estimate_mi`).
+ACTIVATIONS: dict[str, Callable[[Tensor, float], Tensor]] = {
+    "leaky_relu": lambda x, slope: nn.functional.leaky_relu(x, slope),
+    "silu": lambda x, slope: nn.functional.silu(x),
+}
 
 
 def _member_generators(seeds: Sequence[int]) -> list[torch.Generator]:
@@ -48,7 +57,7 @@ class EnsembleLinear(nn.Module):
 
 
 class EnsembleMLP(nn.Module):
-    """K MLPs with LeakyReLU hidden layers, evaluated together.
+    """K MLPs with LeakyReLU (or another `ACTIVATIONS`) hidden layers, evaluated together.
 
     Args:
         seeds: one initialisation seed per member; K = len(seeds).
@@ -56,6 +65,7 @@ class EnsembleMLP(nn.Module):
         hidden: widths of the hidden layers (paper: (128, 128, 128)).
         out_features: output width (1 for a critic).
         negative_slope: LeakyReLU slope.
+        activation: key of `ACTIVATIONS` (paper: "leaky_relu").
 
     Shapes: input (K, n, in_features) -> output (K, n, out_features); with `members`, a
     slice of the ensemble, input (K', n, in_features) -> (K', n, out_features) for those
@@ -69,18 +79,22 @@ class EnsembleMLP(nn.Module):
         hidden: Sequence[int] = (128, 128, 128),
         out_features: int = 1,
         negative_slope: float = 0.01,
+        activation: str = "leaky_relu",
     ):
         super().__init__()
+        if activation not in ACTIVATIONS:
+            raise ValueError(f"activation must be one of {', '.join(ACTIVATIONS)}, got {activation!r}")
         generators = _member_generators(seeds)
         widths = [in_features, *hidden, out_features]
         self.layers = nn.ModuleList(EnsembleLinear(a, b, generators) for a, b in zip(widths[:-1], widths[1:]))
         self.negative_slope = negative_slope
+        self.activation = activation
         self.members = len(seeds)
 
     def forward(self, x: Tensor, members: slice = slice(None)) -> Tensor:
         *hidden_layers, last = self.layers
         for layer in hidden_layers:
-            x = nn.functional.leaky_relu(layer(x, members), self.negative_slope)
+            x = ACTIVATIONS[self.activation](layer(x, members), self.negative_slope)
         return last(x, members)
 
 

@@ -43,7 +43,7 @@ import torch
 from torch import Tensor
 
 from mine.bounds import LOSSES, LossParams, State, dv_value, get_loss
-from mine.critics import EnsembleMLP, clip_member_grads_, member_grad_norms, resolve_device
+from mine.critics import ACTIVATIONS, EnsembleMLP, clip_member_grads_, member_grad_norms, resolve_device
 
 # Learning-rate schedules: multiplier of the initial lr at training fraction f in [0, 1],
 # ending at `final` (the ratio of the last lr to the first).
@@ -93,7 +93,8 @@ class TrainConfig:
     clip_all: also clip every other member at `clip_norm`.
     eval_every: steps between records; eval_size: held-out pairs drawn when a member
         has none; eval_shuffles: shuffled copies of the held-out z for the marginal term.
-    hidden, negative_slope: the statistics network (paper: 3 x 128, LeakyReLU).
+    hidden, negative_slope, activation: the statistics network (paper: 3 x 128, LeakyReLU;
+        activation is a key of `mine.critics.ACTIVATIONS`).
     alpha, lam, sigma, tau: the losses' hyperparameters (`LossParams`).
     noise_seed: seeds the noise-augmented loss's N(0, sigma^2) draws.
     device: "auto", "cpu", "cuda", ...; threads: torch CPU threads while training
@@ -113,6 +114,7 @@ class TrainConfig:
     eval_shuffles: int = 1
     hidden: tuple[int, ...] = (128, 128, 128)
     negative_slope: float = 0.01
+    activation: str = "leaky_relu"
     alpha: float = 0.01
     lam: float = 0.1
     sigma: float = 0.1
@@ -140,6 +142,8 @@ class TrainConfig:
             raise ValueError(f"decay must be one of {', '.join(SCHEDULES)}, got {self.decay!r}")
         if not self.hidden or any(int(h) < 1 for h in self.hidden):
             raise ValueError(f"hidden must be a non-empty list of widths >= 1, got {self.hidden!r}")
+        if self.activation not in ACTIVATIONS:
+            raise ValueError(f"activation must be one of {', '.join(ACTIVATIONS)}, got {self.activation!r}")
         if self.threads is not None and self.threads < 1:
             raise ValueError(f"threads must be >= 1 or None, got {self.threads!r}")
 
@@ -353,7 +357,8 @@ def train_ensemble(members: Sequence[Member], config: TrainConfig = TrainConfig(
 
     device = resolve_device(config.device)
     with torch_threads(config.threads):
-        model = EnsembleMLP([m.seed for m in ordered], dx + dz, tuple(config.hidden), 1, config.negative_slope).to(device)
+        seeds = [m.seed for m in ordered]
+        model = EnsembleMLP(seeds, dx + dz, tuple(config.hidden), 1, config.negative_slope, config.activation).to(device)
         params = list(model.parameters())
         optimizer = MaskedAdam(params)
         pair_streams = _Streams(ordered[pair_rows], device)
