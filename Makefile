@@ -34,7 +34,7 @@ list: $(INSTALLED)  ## every notebook's parameters
 	$(PY) -m mine list
 
 bench: $(INSTALLED)
-	$(PY) benchmarks/bench_ensemble.py
+	$(PY) benchmarks/bench_ensemble.py --case all
 
 chromium:
 	@if [ -x "$(CHROMIUM)" ]; then :; \
