@@ -67,13 +67,13 @@ class Report:
         self.results[key] = value
         return value
 
-    def table(self, key: str, frame: pd.DataFrame, *, display_frame: pd.DataFrame | None = None) -> pd.DataFrame:
-        """Glue a table (optionally a formatted copy for display) and record its rows."""
+    def table(self, key: str, frame: pd.DataFrame, *, display_frame=None) -> None:
+        """Glue a table (optionally a formatted copy, e.g. a Styler, for display) and record its
+        rows. Returns nothing, so that a cell ending in it does not show the table a second time."""
         from myst_nb import glue
 
         glue(key, frame if display_frame is None else display_frame, display=False)
         self.results[key] = to_jsonable(frame)
-        return frame
 
     def figure(self, key: str, fig) -> None:
         """Glue a matplotlib figure, save it as figures/<key>.png and close it."""
