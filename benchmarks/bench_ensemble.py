@@ -21,10 +21,8 @@ from __future__ import annotations
 
 import argparse
 import math
-import multiprocessing
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 
@@ -36,6 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_gans import bench_gans  # noqa: E402
 
 from mine.data import CorrelatedGaussian  # noqa: E402
+from mine.parallel import run_tasks, split  # noqa: E402
 from mine.train import Member, TrainConfig, derived_seed, torch_threads, train_ensemble  # noqa: E402
 
 
@@ -99,11 +98,8 @@ def bench_critics(peak_gflops: float, members: int = 32, steps: int = 40, thread
 
     # The chapter's way to use several cores: `threads` single-threaded processes, each
     # training its share of the ensemble (mine.gaussian.run_grids); time = the slowest loop.
-    shares = [ensemble[k::threads] for k in range(threads)]
     single = replace(config, threads=1)
-    with ProcessPoolExecutor(max_workers=threads, mp_context=multiprocessing.get_context("spawn")) as pool:
-        list(pool.map(_loop_seconds, shares, [replace(single, steps=2)] * threads))  # warm-up
-        processes_seconds = max(pool.map(_loop_seconds, shares, [single] * threads))
+    processes_seconds = max(run_tasks(_loop_seconds, [(share, single) for share in split(ensemble, threads)], threads))
 
     gflop = critic_step_gflop(widths, 2 * batch_size) * members * steps
     result = {"members": members, "steps": steps, "batch_size": batch_size, "threads": threads, "peak_gflops": peak_gflops}
@@ -118,6 +114,8 @@ def bench_critics(peak_gflops: float, members: int = 32, steps: int = 40, thread
 
 
 def _loop_seconds(members, config) -> float:
+    """Training seconds of one sub-ensemble, after a 2-step warm-up in the same process."""
+    train_ensemble(members, replace(config, steps=2, eval_every=2))
     return train_ensemble(members, config).seconds
 
 
