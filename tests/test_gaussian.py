@@ -73,3 +73,18 @@ def test_run_grids_gives_the_same_records_in_processes():
     two, _ = run_grids(grids, config, workers=2)
     for name in grids:
         np.testing.assert_allclose(one[name].frame[["own", "heldout"]], two[name].frame[["own", "heldout"]], atol=1e-3)
+
+
+@pytest.mark.parametrize(
+    "overrides, name",
+    [({"losses": ["dv", "nope"]}, "losses"), ({"rho": 1.0}, "rho"), ({"steps": 0}, "steps"),
+     ({"seeds": [0, -1]}, "seeds"), ({"decay": "linear"}, "decay"), ({"batch_size": 2.5}, "batch_size")],
+)
+def test_chapter_parameters_are_validated_before_running(overrides, name):
+    from mine.params import ParameterError
+    from mine.run import effective_params, find_notebook
+
+    nb = find_notebook("gaussian_losses")
+    assert effective_params(nb, profile="ci")  # the ci profile itself is valid
+    with pytest.raises(ParameterError, match=name):
+        effective_params(nb, overrides=overrides)
