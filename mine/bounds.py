@@ -12,7 +12,7 @@ Returns ``LossOutput(loss, estimate, state)`` with loss and estimate of shape (.
 `loss` is minimised by training, `estimate` is the value the loss reports as MI in nats.
 
 The paper's seven losses (Section III.B of Li Ge, "Enhancing MINE") are written as the
-paper writes them, even where that is not a valid bound on MI; `LossSpec.lower_bound`
+paper writes them, even where that is not a valid bound on MI; `LossSpec.role`
 and `LossSpec.note` say what each one actually estimates. The standard family (NWJ,
 InfoNCE, SMILE) follows Poole et al. 2019 and Song & Ermon 2020.
 """
@@ -158,7 +158,10 @@ class LossSpec:
 
     fn: the pure loss function.
     layout: "pairs" (t_marg from shuffled pairs) or "matrix" (all n x n pairs).
-    lower_bound: whether `estimate` is a valid lower bound on I(X; Z) for any critic.
+    role: what the loss is, as written (one of `ROLES`): "valid bound" (its reported value is a
+        lower bound on I(X; Z) for every critic), "gradient only" (it changes the training
+        gradient while reporting a DV-type value) or "not a bound" (its reported value is not
+        a lower bound).
     grad_clip: trained with per-critic gradient-norm clipping (the paper's clipped loss).
     paper: whether the loss is one of the paper's seven.
     formula: the loss as written, in LaTeX.
@@ -167,62 +170,64 @@ class LossSpec:
 
     fn: Callable[[Tensor, Tensor, State, LossParams], LossOutput]
     layout: str
-    lower_bound: bool
+    role: str
     paper: bool
     formula: str
     note: str
     grad_clip: bool = False
 
 
+ROLES = ("valid bound", "gradient only", "not a bound")
+
 LOSSES: dict[str, LossSpec] = {
     "dv": LossSpec(
-        dv, "pairs", True, True,
+        dv, "pairs", "valid bound", True,
         r"-\mathbb{E}_P[T] + \log \mathbb{E}_Q[e^T]",
         "Donsker-Varadhan bound; its minibatch value is biased low (Jensen) and its gradient biased.",
     ),
     "ema": LossSpec(
-        ema, "pairs", False, True,
+        ema, "pairs", "gradient only", True,
         r"-\left(\mathbb{E}_P[T] - \mathbb{E}_Q[e^T] / \mathrm{EMA}(e^T)\right)",
         "Changes the gradient (MINE's bias correction); reports E_P[T] - log EMA(e^T), a smoothed DV value.",
     ),
     "softplus": LossSpec(
-        softplus, "pairs", True, True,
+        softplus, "pairs", "valid bound", True,
         r"-\left(\mathbb{E}_P[T] - \mathrm{softplus}(\mathbb{E}_Q[e^T])\right)",
         "softplus(u) > log u, so a valid but loose bound: at least 1 + W(1/e) = 1.2785 nats below I for every critic.",
     ),
     "clipped": LossSpec(
-        dv, "pairs", True, True,
+        dv, "pairs", "gradient only", True,
         r"-\mathbb{E}_P[T] + \log \mathbb{E}_Q[e^T]\ \text{(gradient norm clipped)}",
         "The DV value; only the gradient step is changed by per-critic norm clipping.",
         grad_clip=True,
     ),
     "logsumexp": LossSpec(
-        logsumexp, "pairs", False, True,
+        logsumexp, "pairs", "not a bound", True,
         r"-\left(\mathbb{E}_P[T] - \log \sum_i e^{t_i - \max t}\right)",
         "Omits max(t) and log m: equals DV + max(t) - log m, and its gradient pushes max(t) up.",
     ),
     "regularized": LossSpec(
-        regularized, "pairs", True, True,
+        regularized, "pairs", "gradient only", True,
         r"-\left(\mathbb{E}_P[T] - \log \mathbb{E}_Q[e^T]\right) + \lambda \lVert e^T \rVert_2^2",
         "Reports DV; the penalty moves the optimum away from T*, so the trained bound is lower.",
     ),
     "noise": LossSpec(
-        noise_augmented, "pairs", False, True,
+        noise_augmented, "pairs", "not a bound", True,
         r"-\left(\mathbb{E}_P[T + \mathcal{N}(0, \sigma^2)] - \log \mathbb{E}_Q[e^T]\right)",
         "Zero-mean noise on the value only: the gradient is DV's, the report is DV plus noise of sd sigma/sqrt(n).",
     ),
     "nwj": LossSpec(
-        nwj, "pairs", True, False,
+        nwj, "pairs", "valid bound", False,
         r"-\left(\mathbb{E}_P[T] - \mathbb{E}_Q[e^{T-1}]\right)",
         "NWJ / MINE-f: unbiased minibatch value, tight at T = T* + 1, variance grows like e^I.",
     ),
     "infonce": LossSpec(
-        infonce, "matrix", True, False,
+        infonce, "matrix", "valid bound", False,
         r"-\frac{1}{n}\sum_i \left(T_{ii} - \log \frac{1}{n}\sum_j e^{T_{ij}}\right)",
         "InfoNCE: low variance but never above log n.",
     ),
     "smile": LossSpec(
-        smile, "pairs", False, False,
+        smile, "pairs", "not a bound", False,
         r"-\left(\mathbb{E}_P[T] - \log \mathbb{E}_Q[e^{\mathrm{clip}(T, -\tau, \tau)}]\right)",
         "SMILE: trains with the JS gradient, reports a clipped DV value (biased for small tau).",
     ),

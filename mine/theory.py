@@ -37,22 +37,6 @@ from .data import CorrelatedGaussian
 CHUNK_ELEMENTS = 2**22
 """Upper bound on the float64 elements of one chunk's score tensor (32 MiB)."""
 
-ROLES: dict[str, str] = {
-    "dv": "valid bound",
-    "ema": "gradient only",
-    "softplus": "valid bound",
-    "clipped": "gradient only",
-    "logsumexp": "not a bound",
-    "regularized": "gradient only",
-    "noise": "not a bound",
-    "nwj": "valid bound",
-    "infonce": "valid bound",
-    "smile": "not a bound",
-}
-"""What each loss of `mine.bounds.LOSSES` is, as written: its reported value is a valid lower
-bound on MI for every critic; or it only changes the training gradient (EMA, clipping, the
-penalty) while reporting a DV value; or its reported value is not a lower bound."""
-
 SOFTPLUS_GAP = 1.0 + float(lambertw(math.exp(-1.0)).real)
 """The paper's softplus loss stays at least this far (1.2785 nats) below I for EVERY critic.
 
@@ -248,7 +232,7 @@ def loss_table(
     "pairs" sees (x_i, z_i) and (x_i, z_(i+1)), layout "matrix" all pairs. The critic is T*,
     or T* + TIGHT_SHIFT[name]. The noise-augmented loss draws its noise from `generator`.
 
-    Returns one row per loss: role (`ROLES`), critic, mean and sd over repeats of the value the
+    Returns one row per loss: role (`LossSpec.role`), critic, mean and sd over repeats of the value the
     loss reports, the truth, gap = mean - truth, and minus_dv = mean of (value - DV(T*)) on
     the same minibatch (e.g. log-sum-exp: max(t) - log m; softplus: log E - softplus(E)).
     (DV is unchanged by a constant shift of the critic, so minus_dv compares like with like.)
@@ -285,7 +269,7 @@ def loss_table(
             {
                 "loss": name,
                 "source": "paper" if spec.paper else "standard",
-                "role": ROLES[name],
+                "role": spec.role,
                 "critic": f"T* + {shift:.3g}" if shift else "T*",
                 "mean": value.mean().item(),
                 "sd": value.std().item(),
